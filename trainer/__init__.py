@@ -1,0 +1,1 @@
+"""sigdetect trainer: data sets, the papers' architectures, training, TFLite export, enrollment (offline)."""

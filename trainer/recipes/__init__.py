@@ -1,0 +1,1 @@
+"""Recipes that build the shipped models from scratch: data, training, export, held-out measurement."""
