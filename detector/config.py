@@ -76,11 +76,97 @@ class StatsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class EventsConfig:
+    threshold: float | None = _field(None, min=0.0, max=1.0)  # None: each signature's own threshold
+    thresholds: dict[str, Any] = _field({})  # per-target thresholds, {target: 0..1}, over `threshold`
+    hysteresis: float = _field(0.05, min=0.0, max=0.99)
+    min_windows: int = _field(2, min=1, max=1000)
+    hold_seconds: float = _field(0.3, min=0.0, max=3600)
+    refractory_seconds: float = _field(1.0, min=0.0, max=86400)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptiveConfig:
+    enabled: bool = True
+    threshold: float = _field(0.999, min=0.5, max=0.999999)  # adapted-score threshold (1 - tail prob.)
+    window: int = _field(3000, min=100, max=1_000_000)  # ambient windows remembered
+    warmup: int = _field(600, min=400, max=1_000_000)  # ambient windows before adapting
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectionConfig:
+    model: str = "models/general.tflite"  # relative paths: the working directory, then the install
+    signatures: str = "signatures"  # directory of <target>.sig files, watched for changes
+    threads: int = _field(1, min=1, max=64)  # TFLite interpreter threads
+    gate_dbfs: float | None = _field(None, min=-120.0, max=0.0)  # skip inference below this level
+    max_batch: int = _field(16, min=1, max=1024)  # patches per model call when catching up
+    events: EventsConfig = _field(EventsConfig())
+    adaptive: AdaptiveConfig = _field(AdaptiveConfig())
+
+
+@dataclasses.dataclass(frozen=True)
+class MqttTlsConfig:
+    enabled: bool = False  # also implied by an mqtts:// url
+    ca_file: str | None = None  # None: the system's CA store
+    cert_file: str | None = None  # client certificate (mutual TLS)
+    key_file: str | None = None
+    insecure: bool = False  # skip the host name check (self-signed test brokers only)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpoolConfig:
+    path: str | None = None  # None: $STATE_DIRECTORY or ~/.local/state/sigdetect, spool-<device>.sqlite
+    max_messages: int = _field(100_000, min=10, max=100_000_000)  # oldest dropped (and counted) beyond
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteEnrollmentConfig:
+    enabled: bool = False
+    max_bytes: int = _field(1_048_576, min=1024, max=268_435_456)  # largest accepted .sig payload
+
+
+@dataclasses.dataclass(frozen=True)
+class HomeAssistantConfig:
+    enabled: bool = False
+    prefix: str = "homeassistant"  # discovery prefix
+
+
+@dataclasses.dataclass(frozen=True)
+class MqttConfig:
+    enabled: bool = True
+    url: str = "mqtt://localhost:1883"  # mqtt://[user@]host[:port] or mqtts://...
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    client_id: str | None = None  # None: sigdetect-<device_id>
+    prefix: str | None = None  # None: sigdetect/<device_id>
+    username: str | None = None  # overrides a user in the url
+    password_file: str | None = None  # read at start; never logged
+    password_env: str | None = "SIGDETECT_MQTT_PASSWORD"  # used when set and no password_file
+    qos: int = _field(1, min=1, max=2)
+    keepalive_seconds: int = _field(30, min=5, max=3600)
+    reconnect_min_seconds: float = _field(1.0, min=0.1, max=3600)
+    reconnect_max_seconds: float = _field(60.0, min=0.1, max=3600)
+    drain_timeout_seconds: float = _field(10.0, min=0.0, max=3600)  # at exit: wait for the spool to empty
+    tls: MqttTlsConfig = _field(MqttTlsConfig())
+    spool: SpoolConfig = _field(SpoolConfig())
+    remote_enrollment: RemoteEnrollmentConfig = _field(RemoteEnrollmentConfig())
+    homeassistant: HomeAssistantConfig = _field(HomeAssistantConfig())
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputsConfig:
+    events_jsonl: str | None = None  # append every event as one JSON line to this file
+    log_events: bool = True  # log every event
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     device_id: str | None = None  # None: the host name
     log: LogConfig = _field(LogConfig())
     audio: AudioConfig = _field(AudioConfig())
     features: FeaturesConfig = _field(FeaturesConfig())
+    detection: DetectionConfig = _field(DetectionConfig())
+    mqtt: MqttConfig = _field(MqttConfig())
+    outputs: OutputsConfig = _field(OutputsConfig())
     stats: StatsConfig = _field(StatsConfig())
     source_file: str | None = dataclasses.field(default=None, compare=False, metadata={"internal": True})
 
@@ -162,6 +248,29 @@ def _check_cross_fields(cfg: Config) -> None:
                 f"a channel index below {key}.channels ({section.channels})",
             )
     cfg.feature_spec()  # raises ConfigError on bad overrides
+    mq = cfg.mqtt
+    if mq.reconnect_max_seconds < mq.reconnect_min_seconds:
+        raise ConfigError(
+            cfg.source_file,
+            "mqtt.reconnect_max_seconds",
+            mq.reconnect_max_seconds,
+            f">= mqtt.reconnect_min_seconds ({mq.reconnect_min_seconds})",
+        )
+    if not mq.url.startswith(("mqtt://", "mqtts://")):
+        raise ConfigError(cfg.source_file, "mqtt.url", mq.url, "mqtt://[user@]host[:port] or mqtts://...")
+    for target, value in cfg.detection.events.thresholds.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+            raise ConfigError(
+                cfg.source_file, f"detection.events.thresholds.{target}", value, "a number in [0, 1]"
+            )
+    ad = cfg.detection.adaptive
+    if ad.warmup > ad.window:
+        raise ConfigError(
+            cfg.source_file,
+            "detection.adaptive.warmup",
+            ad.warmup,
+            f"<= detection.adaptive.window ({ad.window})",
+        )
 
 
 def _build(cls: type, data: Any, path: str, file: str | None) -> Any:

@@ -9,6 +9,7 @@ the embedding model once per patch and hands the same ``(n, d)`` embeddings to e
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,9 @@ class Signature:
         path: The ``.sig`` file (``None`` if built in memory).
     """
 
-    def __init__(self, data: SignatureData, *, path: str | Path | None = None, head: Any = None) -> None:
+    def __init__(
+        self, data: SignatureData, *, path: str | Path | None = None, head: Any = None, file_sha256: str = ""
+    ) -> None:
         """Build the scorer and calibration from ``data`` (use ``load_signature`` to check a model too).
 
         Args:
@@ -68,6 +71,7 @@ class Signature:
         """
         self.data = data
         self.path = None if path is None else Path(path)
+        self.file_sha256 = file_sha256  # of the .sig file's bytes ("" when built in memory)
         where = f"{self.path}: " if self.path else ""
         try:
             self._calibration = Calibration(data.calibration)
@@ -279,7 +283,11 @@ def load_signature(path: str | Path, model: Any) -> Signature:
     data = read_signature(path)
     _check_model(data, model, str(path))
     head = _load_head(data, path, model) if data.scorer == "binary" else None
-    return Signature(data, path=path, head=head)
+    try:
+        file_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise SignatureError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return Signature(data, path=path, head=head, file_sha256=file_sha256)
 
 
 def load_signatures(directory: str | Path, model: Any) -> tuple[dict[str, Signature], dict[str, str]]:
