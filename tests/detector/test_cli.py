@@ -15,6 +15,7 @@ import soundfile as sf
 from detector.features import FeatureSpec, extract
 
 DETECTOR = [sys.executable, "-m", "detector"]
+DEMO_SIGS = Path(__file__).resolve().parents[2] / "demo" / "signatures"
 
 
 def make_wav(path: Path, seconds: float = 3.0, sr: int = 16000) -> np.ndarray:
@@ -34,7 +35,7 @@ def test_run_on_a_wav_file_saves_the_offline_features(tmp_path: Path) -> None:
     samples = make_wav(tmp_path / "a.wav")
     out = tmp_path / "f.npy"
     proc = subprocess.run(
-        [*DETECTOR, "run", "--source", str(tmp_path / "a.wav"), "--features-out", str(out)],
+        [*DETECTOR, "run", "--no-mqtt", "--source", str(tmp_path / "a.wav"), "--features-out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -50,7 +51,7 @@ def test_run_reads_raw_pcm_from_stdin(tmp_path: Path) -> None:
     raw = np.round(samples * 32768).astype("<i2").tobytes()
     out = tmp_path / "f.npy"
     proc = subprocess.run(
-        [*DETECTOR, "run", "--source", "-", "--features-out", str(out)],
+        [*DETECTOR, "run", "--no-mqtt", "--source", "-", "--features-out", str(out)],
         input=raw,
         capture_output=True,
         timeout=120,
@@ -63,7 +64,7 @@ def test_run_resamples_an_8khz_file(tmp_path: Path) -> None:
     make_wav(tmp_path / "low.wav", seconds=2.0, sr=8000)
     out = tmp_path / "f.npy"
     proc = subprocess.run(
-        [*DETECTOR, "run", "--source", str(tmp_path / "low.wav"), "--features-out", str(out)],
+        [*DETECTOR, "run", "--no-mqtt", "--source", str(tmp_path / "low.wav"), "--features-out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -99,16 +100,42 @@ def test_user_errors_exit_2_without_traceback(tmp_path: Path) -> None:
 def test_check_accepts_a_good_setup(tmp_path: Path) -> None:
     make_wav(tmp_path / "a.wav", seconds=0.5)
     proc = subprocess.run(
-        [*DETECTOR, "check", "--source", str(tmp_path / "a.wav")], capture_output=True, text=True, timeout=120
+        [
+            *DETECTOR,
+            "check",
+            "--no-mqtt",
+            "--source",
+            str(tmp_path / "a.wav"),
+            "--signatures",
+            str(DEMO_SIGS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "audio: file" in proc.stdout and ": ok" in proc.stdout
+    assert "audio: file" in proc.stdout and "model: general (embedding" in proc.stdout
+    assert "signature alarm: prototype" in proc.stdout
+
+
+def test_check_reports_a_missing_signatures_directory_and_a_bad_signature(tmp_path: Path) -> None:
+    make_wav(tmp_path / "a.wav", seconds=0.5)
+    argv = [*DETECTOR, "check", "--no-mqtt", "--source", str(tmp_path / "a.wav")]
+    proc = subprocess.run([*argv, "--signatures", str(tmp_path / "nope")], capture_output=True, text=True)
+    assert proc.returncode == 1 and "no such directory" in proc.stderr, proc.stderr
+    sigs = tmp_path / "sigs"
+    sigs.mkdir()
+    (sigs / "alarm.sig").write_bytes((DEMO_SIGS / "alarm.sig").read_bytes())
+    (sigs / "broken.sig").write_text("{not json")
+    proc = subprocess.run([*argv, "--signatures", str(sigs)], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout
+    assert "signature alarm: prototype" in proc.stdout and "broken.sig" in proc.stderr
 
 
 def test_sigterm_stops_a_realtime_run_cleanly(tmp_path: Path) -> None:
     make_wav(tmp_path / "long.wav", seconds=30.0)
     proc = subprocess.Popen(
-        [*DETECTOR, "run", "--realtime", "--source", str(tmp_path / "long.wav")],
+        [*DETECTOR, "run", "--no-mqtt", "--realtime", "--source", str(tmp_path / "long.wav")],
         stderr=subprocess.PIPE,
         text=True,
     )
