@@ -100,6 +100,7 @@ class DetectionConfig:
     threads: int = _field(1, min=1, max=64)  # TFLite interpreter threads
     gate_dbfs: float | None = _field(None, min=-120.0, max=0.0)  # skip inference below this level
     max_batch: int = _field(16, min=1, max=1024)  # patches per model call when catching up
+    listen: list[str] = _field([])  # classifier models: the labels to report ([]: all)
     events: EventsConfig = _field(EventsConfig())
     adaptive: AdaptiveConfig = _field(AdaptiveConfig())
 
@@ -312,6 +313,11 @@ def _coerce(tp: Any, value: Any, key: str, file: str | None, meta: Any) -> Any:
         return value
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key, file)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(file, key, value, "a list")
+        return [_coerce(item, v, f"{key}[{i}]", file, meta) for i, v in enumerate(value)]
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise ConfigError(file, key, value, "a mapping")

@@ -27,6 +27,7 @@ import numpy as np
 import structlog
 
 from detector.config import DetectionConfig
+from detector.errors import ConfigError
 from detector.events import Event, EventRules, EventTracker, sequence, utc_now_iso
 from detector.features import FrontEnd
 from detector.signatures.adaptive import AmbientNormaliser
@@ -121,8 +122,18 @@ class Detector:
         elif model.kind == "binary":
             self._add(self._model_target(model.name, 0))
         elif model.kind == "classifier":
-            for i, label in enumerate(model.labels or ()):
-                self._add(self._model_target(label, i))
+            labels = list(model.labels or ())
+            unknown = [name for name in settings.listen if name not in labels]
+            if unknown:
+                raise ConfigError(
+                    None,
+                    "detection.listen",
+                    unknown,
+                    f"labels of model {model.name!r}: {', '.join(labels)}",
+                )
+            for i, label in enumerate(labels):
+                if not settings.listen or label in settings.listen:
+                    self._add(self._model_target(label, i))
         else:
             raise ValueError(f"model {model.name!r}: unknown kind {model.kind!r}")
 
