@@ -161,3 +161,34 @@ def test_remote_enrollment_installs_rejects_and_deletes(tmp_path, mqtt_broker, m
     assert loads[-1]["targets"] == ["alarm"]  # and unloaded after the delete
     assert "Traceback" not in stderr
     assert os.path.exists(sigs / "alarm.sig")
+
+
+def test_unreachable_broker_at_start_spools_and_the_next_run_delivers(
+    tmp_path, mqtt_broker, mqtt_collector
+) -> None:
+    write_scene(tmp_path / "s.wav", 6.0, [2.0])
+    mqtt_broker.stop()  # the broker is down when the daemon starts
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        config(tmp_path).read_text().replace("drain_timeout_seconds: 20", "drain_timeout_seconds: 1")
+    )
+    out = tmp_path / "events.jsonl"
+    argv = [*DETECTOR, "run", "-c", str(cfg), "--signatures", str(signatures(tmp_path))]
+    argv += ["--mqtt", mqtt_broker.url]
+    proc = subprocess.run(
+        [*argv, "--source", str(tmp_path / "s.wav"), "--events-out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr  # detection went on without the broker
+    written = read_jsonl(out)
+    assert [e["state"] for e in written] == ["start", "end"]
+    assert '"spool_not_empty"' in proc.stderr
+    mqtt_broker.start()
+    sub = mqtt_collector(mqtt_broker.url, "sigdetect/testbox/events/#")
+    sf.write(tmp_path / "quiet.wav", np.zeros(SR, np.float32), SR, subtype="PCM_16")
+    proc = subprocess.run([*argv, "--source", str(tmp_path / "quiet.wav")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    sub.wait_for(lambda m: len(m) >= 2, timeout=20)
+    assert [json.loads(p) for p in sub.payloads("sigdetect/testbox/events/alarm")] == written
