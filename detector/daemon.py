@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -82,12 +83,18 @@ class RunSummary:
 
 
 def resolve_path(path: str) -> Path:
-    """A config path: as given if absolute or present in the working directory, else in the project."""
+    """A config path: as given if absolute or present in the working directory, else where it ships.
+
+    Shipped files (``models/...``) sit in the source tree for a git checkout or editable install, and
+    under ``<prefix>/share/sigdetect/`` for a wheel install.
+    """
     p = Path(path).expanduser()
     if p.is_absolute() or p.exists():
         return p
-    installed = PROJECT_ROOT / p
-    return installed if installed.exists() else p
+    for root in (PROJECT_ROOT, Path(sys.prefix) / "share" / "sigdetect"):
+        if (root / p).exists():
+            return root / p
+    return p
 
 
 class Pipeline:
@@ -320,6 +327,7 @@ class Pipeline:
             "gaps": self.stats.gaps,
             "events": self.events_sent,
             "sink_errors": self.sink_errors,
+            "audio": self.source.stats(),
         }
         if self.detector is not None:
             d = self.detector.stats
@@ -341,7 +349,7 @@ class Pipeline:
 
     def _report(self, wall: float, cpu: float) -> None:
         message = self.stats_message(wall, cpu)
-        log.info("stats", **message, **self.source.stats())
+        log.info("stats", **message)
         for sink in self.sinks:
             publish_stats = getattr(sink, "publish_stats", None)
             if publish_stats is not None:

@@ -7,8 +7,9 @@ extras=${1:-capture}
 python=${PYTHON:-python3}
 
 wanted=(libsndfile1)                                         # soundfile reads audio files through libsndfile
-[[ ,$extras, == *,capture,* ]] && wanted+=(portaudio19-dev)  # PyAudio builds against PortAudio
+[[ ,$extras, == *,capture,* ]] && wanted+=(portaudio19-dev gcc python3-dev)  # PyAudio compiles against PortAudio
 [[ ,$extras, == *,train,* ]] && wanted+=(espeak-ng flite fluidsynth sox)  # speech, soundfont rendering
+[[ ,$extras, == *,dev,* ]] && wanted+=(mosquitto)  # the tests run a private MQTT broker process
 missing=()
 for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

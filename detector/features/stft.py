@@ -24,7 +24,21 @@ FFT_BATCH_FRAMES = 64
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nnan", "ninf", "nsz", "contract"}}
 
 
-@njit(**JIT)
+def _jit(fn):
+    """``njit(**JIT)``, without the on-disk cache where numba finds nowhere writable to keep it.
+
+    (A read-only install with an unwritable HOME, e.g. a hardened service: numba raises "no locator
+    available" at decoration time; compiling at each start is slower, but works. NUMBA_CACHE_DIR fixes it.)
+    """
+    try:
+        return njit(**JIT)(fn)
+    except RuntimeError as exc:
+        if "no locator available" not in str(exc):
+            raise
+        return njit(**{**JIT, "cache": False})(fn)
+
+
+@_jit
 def log10_inplace(values, floor, scale):
     """``values[i] = scale * log10(max(values[i], floor))`` for float32 ``values``, vectorisable.
 
@@ -60,7 +74,7 @@ def log10_inplace(values, floor, scale):
         values[i] = scale * (e * np.float32(0.30103) + ln_m * np.float32(0.4342945))
 
 
-@njit(**JIT)
+@_jit
 def push_frames(
     block, out, n_held, skip, pending, window, hop, bank_index, bank_weights, log_mode, log_floor, scratch
 ):
