@@ -20,6 +20,16 @@ the spool order. This is *at least once*: a message whose PUBACK was lost in the
 flight when the process stopped; it is still in the spool at the next start) is delivered again. A
 subscriber de-duplicates events by ``(id, state)`` (unique per event message) or by ``seq`` within a run;
 state messages are idempotent. A duplicate never overtakes: it is re-sent before anything newer.
+
+Remote enrollment: the target name must pass ``validate_name`` and a ``set`` payload must be at most
+``remote_enrollment.max_bytes``, else the result is ``ok: false`` without calling the handler. Handlers run
+one at a time in the ``mqtt-enroll`` thread. Commands delivered as *retained* (a replay on reconnect of a
+command someone published with the retain flag) are ignored and logged, so that a retained ``delete`` is
+not applied again on every reconnect.
+
+Home Assistant: ``set_targets`` publishes retained configs (an ``event`` and a ``binary_sensor`` per target,
+one ``sensor`` for the input level read from ``<prefix>/stats``); removed targets get empty configs, and so
+do retained configs of this device left on the broker by an earlier run for targets that no longer exist.
 """
 
 from __future__ import annotations
@@ -73,11 +83,11 @@ def _redact_url(url: str) -> str:
     return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
-def parse_url(url: str) -> tuple[str, int, bool, str | None]:
-    """Split a broker url into ``(host, port, tls, user)``.
+def parse_url(url: str) -> tuple[str, int | None, bool, str | None]:
+    """Split a broker url into ``(host, port, tls, user)``; ``port`` is None when the url has none.
 
     Args:
-        url: ``mqtt://[user@]host[:port]`` (port 1883) or ``mqtts://[user@]host[:port]`` (TLS, port 8883).
+        url: ``mqtt://[user@]host[:port]`` or ``mqtts://[user@]host[:port]`` (TLS).
 
     Raises:
         ConfigError: key ``mqtt.url``: another scheme, no host, a path, a bad port, or a password in the
@@ -103,7 +113,7 @@ def parse_url(url: str) -> tuple[str, int, bool, str | None]:
         )
     tls = scheme == "mqtts"
     user = unquote(parts.username) if parts.username else None
-    return parts.hostname, port or (8883 if tls else 1883), tls, user
+    return parts.hostname, port, tls, user
 
 
 def read_password(cfg: MqttConfig) -> str | None:
@@ -144,6 +154,41 @@ def _ha_id(name: str) -> str:
     return safe
 
 
+def apply_tls(client: paho.Client, cfg: MqttConfig) -> None:
+    """Configure TLS on ``client`` from ``cfg.tls`` (CA, client certificate and key, host name check).
+
+    Raises:
+        ConfigError: key ``mqtt.tls.<file>``: a missing or unreadable file; ``mqtt.tls``: unusable files.
+    """
+    tls = cfg.tls
+    files: dict[str, str | None] = {
+        "ca_file": tls.ca_file,
+        "cert_file": tls.cert_file,
+        "key_file": tls.key_file,
+    }
+    for key, value in files.items():
+        if value is None:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise ConfigError(None, f"mqtt.tls.{key}", value, "a readable PEM file")
+        files[key] = str(path)
+    if files["key_file"] and not files["cert_file"]:
+        raise ConfigError(
+            None, "mqtt.tls.cert_file", None, "a client certificate to go with mqtt.tls.key_file"
+        )
+    try:
+        client.tls_set(
+            ca_certs=files["ca_file"],
+            certfile=files["cert_file"],
+            keyfile=files["key_file"],
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(None, "mqtt.tls", cfg.url, f"usable TLS certificate files ({exc})") from None
+    client.tls_insecure_set(tls.insecure)
+
+
 def _finite(value: Any) -> Any:
     """``value`` with non-finite floats (anywhere inside) replaced by None: strict JSON for subscribers."""
     if isinstance(value, float):
@@ -160,6 +205,75 @@ def _sw_version() -> str:
         return importlib.metadata.version("sigdetect")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+CHECK_TIMEOUT_SECONDS = 5.0  # check_broker(): TCP connect, then CONNACK, each at most this long
+
+
+def check_broker(cfg: MqttConfig, device: str, timeout: float = CHECK_TIMEOUT_SECONDS) -> tuple[bool, str]:
+    """Try the configured broker once (for ``detector check``): settings, reachability, credentials.
+
+    Connects with the configured url, protocol, credentials and TLS under a separate client id (so a
+    running daemon is not disconnected), without a Last Will and without touching the spool; then
+    disconnects. Never raises.
+
+    Args:
+        cfg: The ``mqtt`` config section.
+        device: Device id (for the client id).
+        timeout: Seconds to wait for the TCP connection and then for the broker's answer.
+
+    Returns:
+        ``(True, "host:port (details)")`` when the broker accepted the connection, else ``(False, reason)``;
+        a configuration problem's reason names the key (e.g. ``mqtt.password_file``). Never contains the
+        password.
+    """
+    try:
+        host, port, url_tls, url_user = parse_url(cfg.url)
+        tls = url_tls or cfg.tls.enabled
+        port = port or (8883 if tls else 1883)
+        username = cfg.username or url_user
+        password = read_password(cfg)
+        v5 = cfg.protocol == "5"
+        client_id = f"{cfg.client_id or 'sigdetect-' + device}-check-{os.getpid()}"
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+            clean_session=None if v5 else True,
+        )
+        client.connect_timeout = timeout
+        if username:
+            client.username_pw_set(username, password)
+        if tls:
+            apply_tls(client, cfg)
+    except ConfigError as exc:
+        return False, str(exc)
+    where = f"{host}:{port}"
+    answer: list[ReasonCode] = []
+    answered = threading.Event()
+
+    def on_connect(client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
+        answer.append(reason)
+        answered.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(host, port, keepalive=max(5, int(timeout) + 5))
+    except (OSError, ValueError) as exc:
+        return False, f"{where}: cannot connect ({type(exc).__name__}: {exc})"
+    client.loop_start()
+    try:
+        if not answered.wait(timeout):
+            return False, f"{where}: no answer from the broker within {timeout:g} s"
+        if answer[0].is_failure:
+            return False, f"{where}: connection refused ({answer[0]})"
+        details = ["TLS" if tls else "plain TCP", f"MQTT {cfg.protocol}"]
+        if username:
+            details.append(f"user {username}")
+        return True, f"{where} ({', '.join(details)})"
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 # -- the sink ----------------------------------------------------------------------------------------------
@@ -196,10 +310,11 @@ class MqttSink:
         """
         self.cfg = cfg
         self.device = device
-        self.prefix = (cfg.prefix or f"sigdetect/{device}").rstrip("/")
+        self.prefix = (cfg.prefix or f"sigdetect/{topic_level(device)}").rstrip("/")
         self.client_id = cfg.client_id or f"sigdetect-{device}"
-        self.host, self.port, url_tls, url_user = parse_url(cfg.url)
+        self.host, port, url_tls, url_user = parse_url(cfg.url)
         self.tls = url_tls or cfg.tls.enabled
+        self.port = port or (8883 if self.tls else 1883)
         self.username = cfg.username or url_user
         password = read_password(cfg)
         self.status_topic = f"{self.prefix}/status"
@@ -214,6 +329,7 @@ class MqttSink:
         self.spool = Spool(spool_path, cfg.spool.max_messages)
 
         self._lock = threading.Lock()  # targets / HA bookkeeping, counters
+        self._ha_publish_lock = threading.Lock()
         self._wake = threading.Event()  # something for the sender to do
         self._stop = threading.Event()
         self._acked: deque[tuple[int, str | None]] = deque()  # (mid, failure reason) from on_publish
@@ -252,51 +368,21 @@ class MqttSink:
         )
         client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
         client.will_set(self.status_topic, b"offline", qos=1, retain=True)
-        client.reconnect_delay_set(cfg.reconnect_min_seconds, cfg.reconnect_max_seconds)  # type: ignore[arg-type]  # floats work
+        # paho's type hints say int; it only compares, doubles and sleeps, so fractions of a second work
+        client.reconnect_delay_set(cfg.reconnect_min_seconds, cfg.reconnect_max_seconds)  # type: ignore[arg-type]
         client.max_inflight_messages_set(MAX_INFLIGHT)
         if self.username:
             client.username_pw_set(self.username, password)
         elif password:
             log.warning("mqtt password given but no user name; not used", url=_redact_url(cfg.url))
         if self.tls:
-            self._set_tls(client)
+            apply_tls(client, cfg)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         return client
-
-    def _set_tls(self, client: paho.Client) -> None:
-        tls = self.cfg.tls
-        files: dict[str, str | None] = {
-            "ca_file": tls.ca_file,
-            "cert_file": tls.cert_file,
-            "key_file": tls.key_file,
-        }
-        for key, value in files.items():
-            if value is None:
-                continue
-            path = Path(value).expanduser()
-            if not path.is_file() or not os.access(path, os.R_OK):
-                raise ConfigError(None, f"mqtt.tls.{key}", value, "a readable PEM file")
-            files[key] = str(path)
-        if files["key_file"] and not files["cert_file"]:
-            raise ConfigError(
-                None, "mqtt.tls.cert_file", None, "a client certificate to go with mqtt.tls.key_file"
-            )
-        try:
-            client.tls_set(
-                ca_certs=files["ca_file"],
-                certfile=files["cert_file"],
-                keyfile=files["key_file"],
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            raise ConfigError(
-                None, "mqtt.tls", self.cfg.url, f"usable TLS certificate files ({exc})"
-            ) from None
-        client.tls_insecure_set(tls.insecure)
 
     def start(self) -> None:
         """Start connecting (in the background) and sending; returns at once, whether the broker is up or not.
@@ -313,14 +399,6 @@ class MqttSink:
             self._threads.append(threading.Thread(target=self._enroll_loop, name="mqtt-enroll", daemon=True))
         for thread in self._threads:
             thread.start()
-        v5 = self.cfg.protocol == "5"
-        self._client.connect_async(
-            self.host,
-            self.port,
-            keepalive=self.cfg.keepalive_seconds,
-            clean_start=True if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
-        )
-        self._client.loop_start()
         log.info(
             "mqtt starting",
             host=self.host,
@@ -333,6 +411,14 @@ class MqttSink:
             spool=str(self.spool.path),
             spool_depth=self.spool.depth,
         )
+        v5 = self.cfg.protocol == "5"
+        self._client.connect_async(
+            self.host,
+            self.port,
+            keepalive=self.cfg.keepalive_seconds,
+            clean_start=True if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
+        )
+        self._client.loop_start()
 
     # -- public API -----------------------------------------------------------------------------------------
 
@@ -728,14 +814,17 @@ class MqttSink:
         """(Re)publish every discovery config and empty the pending removed ones (when connected)."""
         if not self.cfg.homeassistant.enabled or not self._connected:
             return
-        with self._lock:
-            if self._targets is None:
-                return
-            configs = self._ha_configs()
-            clear = sorted(self._ha_clear - set(configs))
-            self._ha_clear.clear()
-        for topic in clear:
-            self._client.publish(topic, b"", qos=1, retain=True)
-        for topic, config in configs.items():
-            self._client.publish(topic, json.dumps(config, separators=(",", ":")), qos=1, retain=True)
+        # One publisher at a time, so that configs computed before a set_targets() cannot be sent after
+        # the empty payloads that removed them. (paho's publish() only takes its own short-lived locks.)
+        with self._ha_publish_lock:
+            with self._lock:
+                if self._targets is None:
+                    return
+                configs = self._ha_configs()
+                clear = sorted(self._ha_clear - set(configs))
+                self._ha_clear.clear()
+            for topic in clear:
+                self._client.publish(topic, b"", qos=1, retain=True)
+            for topic, config in configs.items():
+                self._client.publish(topic, json.dumps(config, separators=(",", ":")), qos=1, retain=True)
         log.info("home assistant discovery published", configs=len(configs), removed=len(clear))

@@ -119,7 +119,9 @@ def test_remote_enrollment_installs_rejects_and_deletes(tmp_path, mqtt_broker, m
     sigs = signatures(tmp_path)
     cfg = config(tmp_path, f"  remote_enrollment:\n    enabled: true\n    max_bytes: {len(payload) + 100}\n")
     prefix = "sigdetect/testbox/signatures"
-    sub = mqtt_collector(mqtt_broker.url, [f"{prefix}/+/result", "sigdetect/testbox/status"])
+    topics = [f"{prefix}/+/result", "sigdetect/testbox/status", "sigdetect/testbox/state/+"]
+    sub = mqtt_collector(mqtt_broker.url, topics)
+    door_state = "sigdetect/testbox/state/door"
     proc = subprocess.Popen(  # raw PCM on stdin that never ends: the daemon runs until stdin closes
         [*DETECTOR, "run", "-c", str(cfg), "--source", "-", "--signatures", str(sigs)]
         + ["--mqtt", mqtt_broker.url],
@@ -141,6 +143,7 @@ def test_remote_enrollment_installs_rejects_and_deletes(tmp_path, mqtt_broker, m
         ok = send("door/set", payload)
         assert ok["ok"] is True and ok["target"] == "door" and ok["action"] == "set", ok
         assert read_signature(sigs / "door.sig") == valid
+        sub.wait_for(lambda m: any(x.topic == door_state and x.payload == b"OFF" for x in m), timeout=20)
         big = send("door/set", payload + b" " * 200)
         assert big["ok"] is False and "bytes" in big["message"], big
         garbage = send("bad/set", b"not a signature at all")
@@ -149,15 +152,15 @@ def test_remote_enrollment_installs_rejects_and_deletes(tmp_path, mqtt_broker, m
         assert wrong["ok"] is False and "door" in wrong["message"] and not (sigs / "alarm2.sig").exists()
         gone = send("door/delete", b"")
         assert gone["ok"] is True and not (sigs / "door.sig").exists(), gone
+        sub.wait_for(lambda m: any(x.topic == door_state and x.payload == b"" for x in m), timeout=20)
         missing = send("nothing/delete", b"")
         assert missing["ok"] is False
-        time.sleep(1.0)  # the processing loop picks up a reload request within 0.25 s
     finally:
         proc.send_signal(signal.SIGTERM)
         stderr = proc.communicate(timeout=60)[1].decode()  # also closes stdin
     assert proc.returncode == 0, stderr[-3000:]
     loads = [json.loads(line) for line in stderr.splitlines() if '"signatures_loaded"' in line]
-    assert any("door" in e["targets"] for e in loads), stderr[-3000:]  # hot-loaded
+    assert any("door" in e["targets"] for e in loads), stderr[-3000:]  # hot-loaded (its state went OFF)
     assert loads[-1]["targets"] == ["alarm"]  # and unloaded after the delete
     assert "Traceback" not in stderr
     assert os.path.exists(sigs / "alarm.sig")
