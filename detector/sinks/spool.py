@@ -196,11 +196,44 @@ class Spool:
     def put_many(self, messages: Sequence[tuple[str, bytes, int, bool]]) -> list[int]:
         """Append several ``(topic, payload, qos, retain)`` messages in one transaction; returns their ids.
 
-        Beyond ``max_messages`` the oldest messages are deleted and counted in ``dropped``.
+        Beyond ``max_messages`` the oldest messages are deleted and counted in ``dropped``. When the disk
+        (or the database) is full, the oldest messages are dropped (counted) to make room, once.
 
         Raises:
             sqlite3.Error: The database failed; none of the messages was stored.
         """
+        try:
+            return self._put_many(messages)
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc).lower():
+                raise
+            freed = self._drop_oldest(max(len(messages), self._depth // 10))
+            log.error("spool disk full: oldest messages dropped", path=str(self.path), dropped=freed)
+            if freed == 0:
+                raise
+            return self._put_many(messages)
+
+    def _drop_oldest(self, n: int) -> int:
+        """Delete the ``n`` oldest messages (counted as dropped); returns how many went."""
+        with self._lock:
+            conn = self._db()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = conn.execute(
+                    "DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)", (n,)
+                )
+                gone = max(cur.rowcount, 0)
+                conn.execute("UPDATE meta SET value = value + ? WHERE key='dropped'", (gone,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # sqlite may have rolled back itself (e.g. SQLITE_FULL)
+                    conn.execute("ROLLBACK")
+                raise
+            self._dropped += gone
+            self._depth -= gone
+        return gone
+
+    def _put_many(self, messages: Sequence[tuple[str, bytes, int, bool]]) -> list[int]:
         ids: list[int] = []
         with self._lock:
             conn = self._db()
@@ -222,7 +255,8 @@ class Spool:
                     conn.execute("UPDATE meta SET value = value + ? WHERE key='dropped'", (excess,))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # sqlite may have rolled back itself (e.g. SQLITE_FULL)
+                    conn.execute("ROLLBACK")
                 raise
             if excess > 0:
                 self._dropped += excess
@@ -267,7 +301,8 @@ class Spool:
                 deleted = conn.total_changes - before
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # sqlite may have rolled back itself (e.g. SQLITE_FULL)
+                    conn.execute("ROLLBACK")
                 raise
             self._depth = max(0, self._depth - deleted)
 

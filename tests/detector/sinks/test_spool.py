@@ -148,3 +148,18 @@ def test_default_spool_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.delenv("STATE_DIRECTORY")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_spool_path("a/b") == tmp_path / ".local" / "state" / "sigdetect" / "spool-a_b.sqlite"
+
+
+def test_a_full_disk_drops_the_oldest_and_keeps_spooling(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.sqlite", max_messages=1_000_000) as spool:
+        page = spool._db().execute("PRAGMA page_size").fetchone()[0]
+        pages = spool._db().execute("PRAGMA page_count").fetchone()[0]
+        spool._db().execute(f"PRAGMA max_page_count = {pages + 40}")  # the file may grow by 40 pages only
+        payload = b"x" * (page // 4)
+        with structlog.testing.capture_logs() as logs:
+            ids = [spool.put("t", payload) for _ in range(400)]  # far more than 40 pages hold
+        assert len(ids) == 400 and ids == sorted(ids)
+        assert spool.dropped > 0 and spool.depth == 400 - spool.dropped
+        kept = spool.peek(1000)
+        assert [m.id for m in kept] == ids[-len(kept) :]  # the newest survive, in order
+        assert any(e["event"] == "spool disk full: oldest messages dropped" for e in logs)
