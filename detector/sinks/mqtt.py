@@ -69,6 +69,7 @@ MAX_INFLIGHT = 20  # spooled messages handed to paho and not yet acknowledged
 SENDER_IDLE_SECONDS = 0.5  # the sender re-checks at least this often
 ENROLL_QUEUE_SIZE = 8  # remote enrollment requests waiting for the handler; more are refused
 OFFLINE_WAIT_SECONDS = 2.0  # close(): how long to wait for the broker to acknowledge `offline`
+AUTH_REFUSED = (134, 135)  # CONNACK: bad user name or password, not authorized (3.1.1 codes 4, 5)
 URL_EXPECTED = "mqtt://[user@]host[:port] or mqtts://[user@]host[:port]"
 
 SetHandler = Callable[[str, bytes], tuple[bool, str]]
@@ -619,7 +620,18 @@ class MqttSink:
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
     ) -> None:
         if reason.is_failure:
-            log.warning("mqtt connection refused", host=self.host, port=self.port, reason=str(reason))
+            if getattr(reason, "value", None) in AUTH_REFUSED:
+                log.error(
+                    "mqtt credentials refused",
+                    host=self.host,
+                    port=self.port,
+                    reason=str(reason),
+                    user=self.username,
+                    fix="check mqtt.username and mqtt.password_file (or the mqtt.password_env variable); "
+                    "events wait in the spool meanwhile",
+                )
+            else:
+                log.warning("mqtt connection refused", host=self.host, port=self.port, reason=str(reason))
             return
         with self._lock:
             self._connects += 1

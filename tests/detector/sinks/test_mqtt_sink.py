@@ -583,7 +583,8 @@ def test_username_password_auth_and_password_never_logged(
         wrong = make_sink(make_cfg(url, password_env="SIGDETECT_TEST_WRONG", client_id="wrong"))
         time.sleep(0.5)
         assert wrong.connected is False
-    assert any(entry["event"] == "mqtt connection refused" for entry in logs)
+    refused = [e for e in logs if e["event"] == "mqtt credentials refused"]
+    assert refused and "mqtt.password_file" in refused[0]["fix"]
     assert any(entry.get("user") == "sensor" for entry in logs)
     text = _rendered(logs, capfd.readouterr()) + caplog.text
     assert password not in text
