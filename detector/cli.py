@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ def _sinks(cfg: Config) -> list[Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload request while starting up must not kill us
     from detector.daemon import Pipeline, install_signal_handlers
 
     cfg = _load(args)

@@ -166,11 +166,15 @@ def test_a_corrupt_signature_dropped_in_is_logged_and_the_others_keep_detecting(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and '"stream_start"' not in (lines[-1] if lines else ""):
+        lines.append(proc.stderr.readline())
+    time.sleep(0.5)
     (sigs / "bad.sig").write_bytes((sigs / "alarm.sig").read_bytes()[:300])  # truncated
     (sigs / "foreign.sig").write_text('{"format": "something-else"}')
     os.kill(proc.pid, signal.SIGHUP)  # also re-read at once (the directory is polled every 2 s anyway)
-    stderr = proc.communicate(timeout=60)[1]
+    stderr = "".join(lines) + proc.communicate(timeout=60)[1]
     assert proc.returncode == 0, stderr
     rejected = [json.loads(line) for line in stderr.splitlines() if '"signature_rejected"' in line]
     assert {Path(r["file"]).name for r in rejected} == {"bad.sig", "foreign.sig"}, stderr[-3000:]
