@@ -285,7 +285,8 @@ class Detector:
                     continue
                 try:
                     s = target.score(live_patches if target.needs_patches else outputs)
-                    scores[name][live] = np.nan_to_num(np.asarray(s, dtype=np.float64), nan=0.0)
+                    s = np.asarray(s, dtype=np.float64)
+                    scores[name][live] = np.where(s == s, s, 0.0)  # NaN -> 0
                 except Exception as exc:  # noqa: BLE001 - a broken target must not stop the others
                     target.errors += 1
                     if target.errors % ERROR_LOG_EVERY == 1:
@@ -293,22 +294,26 @@ class Detector:
         events: list[Event] = []
         seg, rate = self._segment_start, self._rate
         span = (self._patch - 1) * self._hop + self.spec.n_fft
-        for i in range(n):
+        tail = 1.0 - self.settings.adaptive.threshold
+        columns = [(name, target, scores[name].tolist()) for name, target in self.targets.items()]
+        for i in range(n):  # window by window, so events (and their seq) come out in time order
             start_sample = seg + int(starts[i]) * self._hop
             t0, t1 = start_sample / rate, (start_sample + span) / rate
-            for name, target in self.targets.items():
-                s = float(scores[name][i])
+            level, is_live = float(levels[i]), bool(live[i])
+            for name, target, column in columns:
+                s = column[i]
                 norm = target.normaliser
                 threshold = None
                 if norm is not None and norm.warm:
-                    threshold = norm.score_at(1.0 - self.settings.adaptive.threshold)
-                    if math.isnan(threshold):
+                    threshold = norm.score_at(tail)
+                    if threshold != threshold:  # NaN
                         threshold = None
-                new = target.tracker.update(t0, t1, s, float(levels[i]), threshold)
-                if norm is not None and live[i]:
+                new = target.tracker.update(t0, t1, s, level, threshold)
+                if norm is not None and is_live:
                     norm.update(s, detected=target.tracker.busy)
-                for event in new:
-                    if event.state == "start":
-                        self.stats.events[name] = self.stats.events.get(name, 0) + 1
-                events += new
+                if new:
+                    for event in new:
+                        if event.state == "start":
+                            self.stats.events[name] = self.stats.events.get(name, 0) + 1
+                    events += new
         return events

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import rocket_fft  # noqa: F401  - registers np.fft for numba
-from numba import njit
+
+from detector.jit import jit
 
 LOG10 = 0  # log10(max(power, floor))
 DB = 1  # 10 * log10(max(power, floor))
@@ -21,24 +22,10 @@ FFT_BATCH_FRAMES = 64
 # fastmath is limited to flags under which a vectorised lane and a scalar remainder iteration compute
 # bit-identical results (no approximate reciprocal, no reassociation), so a frame's value never depends on
 # where a block boundary put it in a batch.
-JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"nnan", "ninf", "nsz", "contract"}}
+JIT = {"nogil": True, "error_model": "numpy", "fastmath": {"nnan", "ninf", "nsz", "contract"}}
 
 
-def _jit(fn):
-    """``njit(**JIT)``, without the on-disk cache where numba finds nowhere writable to keep it.
-
-    (A read-only install with an unwritable HOME, e.g. a hardened service: numba raises "no locator
-    available" at decoration time; compiling at each start is slower, but works. NUMBA_CACHE_DIR fixes it.)
-    """
-    try:
-        return njit(**JIT)(fn)
-    except RuntimeError as exc:
-        if "no locator available" not in str(exc):
-            raise
-        return njit(**{**JIT, "cache": False})(fn)
-
-
-@_jit
+@jit(**JIT)
 def log10_inplace(values, floor, scale):
     """``values[i] = scale * log10(max(values[i], floor))`` for float32 ``values``, vectorisable.
 
@@ -74,7 +61,7 @@ def log10_inplace(values, floor, scale):
         values[i] = scale * (e * np.float32(0.30103) + ln_m * np.float32(0.4342945))
 
 
-@_jit
+@jit(**JIT)
 def push_frames(
     block, out, n_held, skip, pending, window, hop, bank_index, bank_weights, log_mode, log_floor, scratch
 ):

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from detector.jit import jit
+
 SCORER_KINDS = ("prototype", "ocsvm", "gmm", "iforest", "binary")
 EMBEDDING_SCORERS = ("prototype", "ocsvm", "gmm", "iforest")
 _CHUNK_ELEMENTS = 1 << 20  # largest (rows x columns) intermediate array a scorer builds at once
@@ -124,6 +126,21 @@ def _squared_distances(x: np.ndarray, centres: np.ndarray, centre_sq: np.ndarray
     """``||x_i - c_j||^2`` (n, k) in float64, never negative."""
     d2 = np.einsum("ij,ij->i", x, x)[:, None] + centre_sq[None, :] - 2.0 * (x @ centres.T)
     return np.maximum(d2, 0.0, out=d2)
+
+
+@jit(nogil=True)
+def _forest_path_lengths(x, roots, left, right, feature, threshold, inner, leaf_value):  # pragma: no cover
+    """Sum over the trees of each row's path length (leaf depth + its c(n)), walking node by node."""
+    out = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        total = 0.0
+        for root in roots:
+            node = root
+            while inner[node]:
+                node = left[node] if np.float64(x[i, feature[node]]) <= threshold[node] else right[node]
+            total += leaf_value[node]
+        out[i] = total
+    return out
 
 
 def average_path_length(n_samples: np.ndarray) -> np.ndarray:
@@ -376,9 +393,20 @@ class IforestScorer:
         self._feature = np.where(inner, feature, 0)
         self._threshold = threshold
         self._inner = inner
-        self._levels = int(depth.max())
         # path length of a sample ending in a leaf: its depth + c(samples the leaf held at fit time)
         self._leaf_value = depth + average_path_length(n_node)
+        self._walk = tuple(  # the tree walk's arrays, typed once
+            np.ascontiguousarray(a, dtype=t)
+            for a, t in (
+                (roots, np.int64),
+                (g_left, np.int64),
+                (g_right, np.int64),
+                (self._feature, np.int64),
+                (threshold, np.float64),
+                (inner, np.bool_),
+                (self._leaf_value, np.float64),
+            )
+        )
         self._norm = n_trees * float(average_path_length(np.array([self.max_samples]))[0])
 
     def score_samples(self, embeddings: np.ndarray) -> np.ndarray:
@@ -386,22 +414,9 @@ class IforestScorer:
         x = embeddings_matrix(embeddings, None, self.min_dim).astype(
             np.float32
         )  # sklearn splits float32 data
-        n = len(x)
-        out = np.empty(n, dtype=np.float64)
-        for part in _row_chunks(n, self.n_trees):
-            chunk = x[part]
-            rows = np.arange(len(chunk))[:, None]
-            node = np.broadcast_to(self._roots, (len(chunk), self.n_trees)).copy()
-            for _ in range(self._levels):
-                inner = self._inner[node]
-                if not inner.any():
-                    break
-                values = chunk[rows, self._feature[node]].astype(np.float64)
-                node = np.where(values <= self._threshold[node], self._left[node], self._right[node])
-            depths = self._leaf_value[node].sum(axis=1)
-            ratio = depths / self._norm if self._norm != 0 else np.ones_like(depths)
-            out[part] = -np.exp2(-ratio)
-        return out
+        depths = _forest_path_lengths(np.ascontiguousarray(x), *self._walk)
+        ratio = depths / self._norm if self._norm != 0 else np.ones_like(depths)
+        return -np.exp2(-ratio)
 
     def raw(self, embeddings: np.ndarray) -> np.ndarray:
         """scikit-learn's ``IsolationForest.decision_function`` (``score_samples - offset``), ``(n,)``."""
