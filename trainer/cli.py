@@ -14,6 +14,7 @@ from detector.errors import DetectorError
 def build_parser() -> argparse.ArgumentParser:
     from trainer import commands
     from trainer.data import commands as data_commands
+    from trainer.experiments import commands as experiment_commands
     from trainer.recipes import commands as recipe_commands
 
     parser = argparse.ArgumentParser(prog="trainer", description="Build data sets and models for sigdetect.")
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.add_parsers(sub)
     commands.add_parsers(sub)
     recipe_commands.add_parsers(sub)
+    experiment_commands.add_parsers(sub)
     add_enroll_parser(sub)
     return parser
 
