@@ -34,7 +34,14 @@ def add_enroll_parser(sub: Any) -> None:
     p.add_argument("clips", nargs="+", type=Path, help="audio files of the target (3-5 is common; 1 works)")
     p.add_argument("--model", type=Path, required=True, help="the embedding model (.tflite with its .json)")
     p.add_argument("--out", type=Path, required=True, help="directory for the .sig")
-    p.add_argument("--scorer", default="prototype", choices=["prototype", "ocsvm", "gmm", "iforest"])
+    p.add_argument(
+        "--scorer",
+        default="prototype",
+        choices=["prototype", "ocsvm", "gmm", "iforest", "binary"],
+        help="prototype (cosine to the shots), ocsvm / gmm / iforest (one-class on the shared embedding), "
+        "or binary (trains a small Spec-CNN head on the model's feature patches, written beside the .sig "
+        "as NAME.binary.tflite + .json; --model then only sets the FeatureSpec) (default: %(default)s)",
+    )
     p.add_argument(
         "--background",
         nargs="+",

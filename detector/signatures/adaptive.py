@@ -323,5 +323,9 @@ class AmbientNormaliser:
             return self._valid_quantile(min(max(level, 0.0), 1.0))
         ratio = self._a_u / p
         if abs(self._xi) <= 1e-9:
-            return self._u + self._sigma * math.log(ratio)
-        return self._u + self._sigma / self._xi * (ratio**self._xi - 1.0)
+            level = self._u + self._sigma * math.log(ratio)
+        else:
+            level = self._u + self._sigma / self._xi * (ratio**self._xi - 1.0)
+        return min(
+            level, 1.0
+        )  # calibrated scores end at 1: a tail fitted past it must not make a target deaf

@@ -364,3 +364,220 @@ def real_backgrounds(
             if len(x) >= sample_rate // 4:
                 clips.append(Clip(x, sample_rate, kind, package, str(path)))
     return clips
+
+
+# ---------------------------------------------------------------------------------------------- events
+# Short sound events that are *not* the target: calibration negatives at enrollment (and distractors in
+# benchmarks). Beds alone hold no events, so a threshold set on them fires on any sound that merely
+# resembles the target (a rising whistle for a two-tone alarm).
+EVENT_KINDS = ("tone", "beeps", "two-tone", "chirp", "whistle", "bell", "clicks", "noise-burst", "speech")
+EVENT_RMS_DBFS = -20.0  # level every synthetic event is normalised to (over its whole length)
+EVENT_FADE_SECONDS = 0.005  # raised-cosine fade in and out, so no event starts with a click
+
+
+def _fade(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    n = min(len(x) // 2, max(1, int(EVENT_FADE_SECONDS * sample_rate)))
+    ramp = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))
+    x = np.array(x, dtype=np.float64)
+    x[:n] *= ramp
+    x[len(x) - n :] *= ramp[::-1]
+    return x
+
+
+def _harmonic(phase: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A tone on ``phase`` (radians) with 1-5 harmonics of random strength."""
+    return sum(
+        np.sin(k * phase) * (1.0 if k == 1 else rng.uniform(0.0, 0.6) / k)
+        for k in range(1, int(rng.integers(1, 6)) + 1)
+    )
+
+
+def _tone(n: int, sample_rate: int, rng: np.random.Generator, freq: float) -> np.ndarray:
+    t = np.arange(n) / sample_rate
+    envelope = np.exp(-t * rng.uniform(0.0, 6.0))
+    return _harmonic(2 * np.pi * freq * t, rng) * envelope
+
+
+def _event_tone(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    n = int(rng.uniform(0.1, 1.5) * sample_rate)
+    return _tone(n, sample_rate, rng, float(np.exp(rng.uniform(np.log(200.0), np.log(4000.0)))))
+
+
+def _event_beeps(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    freq = float(np.exp(rng.uniform(np.log(400.0), np.log(4000.0))))
+    on, off = int(rng.uniform(0.05, 0.3) * sample_rate), int(rng.uniform(0.05, 0.3) * sample_rate)
+    beep = _fade(_tone(on, sample_rate, rng, freq), sample_rate)
+    return np.concatenate([np.r_[beep, np.zeros(off)] for _ in range(int(rng.integers(2, 6)))])
+
+
+def _event_two_tone(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    n = int(rng.uniform(0.5, 2.5) * sample_rate)
+    t = np.arange(n) / sample_rate
+    low = float(rng.uniform(400.0, 2500.0))
+    step = float(rng.uniform(0.1, 0.45))
+    freq = np.where((t // step) % 2 == 0, low, low * rng.uniform(1.1, 1.7))
+    return _harmonic(2 * np.pi * np.cumsum(freq) / sample_rate, rng)
+
+
+def _event_chirp(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    n = int(rng.uniform(0.1, 1.5) * sample_rate)
+    f0, f1 = np.exp(rng.uniform(np.log(200.0), np.log(5000.0), size=2))
+    sweep = f0 * (f1 / f0) ** np.linspace(0.0, 1.0, n)
+    return _harmonic(2 * np.pi * np.cumsum(sweep) / sample_rate, rng)
+
+
+def _event_whistle(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A whistled glide (rising, falling or up-and-down) with vibrato and a little breath noise."""
+    n = int(rng.uniform(0.3, 2.0) * sample_rate)
+    t = np.arange(n) / sample_rate
+    f0 = rng.uniform(700.0, 2500.0)
+    shape = (rng.uniform(0.5, 2.0) ** np.array([1.0, -1.0]))[int(rng.integers(2))]  # end/start ratio
+    glide = f0 * shape ** (t / t[-1]) if rng.random() < 0.7 else f0 * (1 + 0.4 * np.sin(np.pi * t / t[-1]))
+    vibrato = 1 + rng.uniform(0.0, 0.03) * np.sin(2 * np.pi * rng.uniform(4.0, 8.0) * t)
+    tone = np.sin(2 * np.pi * np.cumsum(glide * vibrato) / sample_rate)
+    return tone + 0.05 * rng.standard_normal(n)
+
+
+def _event_bell(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Inharmonic decaying partials: bells, chimes, struck metal and glass."""
+    n = int(rng.uniform(0.3, 2.5) * sample_rate)
+    t = np.arange(n) / sample_rate
+    f0 = float(np.exp(rng.uniform(np.log(150.0), np.log(2500.0))))
+    out = np.zeros(n)
+    for ratio in (1.0, *rng.uniform(1.3, 6.5, size=int(rng.integers(2, 7)))):
+        if f0 * ratio < 0.45 * sample_rate:
+            decay = rng.uniform(1.0, 8.0) * ratio**0.5
+            out += np.sin(2 * np.pi * f0 * ratio * t + rng.uniform(0, 2 * np.pi)) * np.exp(-decay * t) / ratio
+    return out
+
+
+def _event_clicks(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A train of 1-12 clicks or knocks (band-passed impulses), regular or not."""
+    count = int(rng.integers(1, 13))
+    n = int((rng.uniform(0.05, 0.2) * count + 0.1) * sample_rate)
+    train = np.zeros(n)
+    positions = np.sort(rng.integers(0, n - int(0.05 * sample_rate), count))
+    if rng.random() < 0.5:  # regular, like a clock or a door knock
+        positions = np.linspace(0, n - int(0.06 * sample_rate), count).astype(int)
+    train[positions] = rng.uniform(0.5, 1.0, count)
+    low = float(np.exp(rng.uniform(np.log(100.0), np.log(4000.0))))
+    kernel_n = int(rng.uniform(0.003, 0.03) * sample_rate)
+    kernel = rng.standard_normal(kernel_n) * np.exp(-np.arange(kernel_n) / (kernel_n / 4))
+    kernel = _filter(kernel, sample_rate, "bandpass", (low, low * rng.uniform(1.5, 4.0)))
+    return sps.fftconvolve(train, kernel)[:n]
+
+
+def _event_noise_burst(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Band-passed noise with an attack/decay envelope: hisses, puffs, slams, rustles."""
+    n = int(rng.uniform(0.05, 1.5) * sample_rate)
+    low = float(np.exp(rng.uniform(np.log(80.0), np.log(5000.0))))
+    x = _filter(rng.standard_normal(n), sample_rate, "bandpass", (low, low * rng.uniform(1.3, 8.0)))
+    t = np.arange(n) / n
+    attack = rng.uniform(0.01, 0.5)
+    return x * np.minimum(t / attack, 1.0) * np.exp(-t * rng.uniform(0.0, 5.0))
+
+
+def _event_speech(sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """One to four words from one espeak-ng talker (formant-filtered noise without espeak-ng)."""
+    if shutil.which("espeak-ng"):
+        from trainer.data.digits import espeak_voices
+
+        voices = [voice.name for voice in espeak_voices()]
+        if voices:
+            text = " ".join(rng.choice(BABBLE_WORDS, size=int(rng.integers(1, 5))))
+            voice = voices[int(rng.integers(len(voices)))]
+            speed, pitch = int(rng.integers(130, 200)), int(rng.integers(20, 80))
+            x = _espeak_utterance(text, voice, speed, pitch, sample_rate)
+            if len(x):
+                return x
+    return _babble_formants(int(rng.uniform(0.4, 1.5) * sample_rate), sample_rate, rng)
+
+
+_EVENTS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
+    "tone": _event_tone,
+    "beeps": _event_beeps,
+    "two-tone": _event_two_tone,
+    "chirp": _event_chirp,
+    "whistle": _event_whistle,
+    "bell": _event_bell,
+    "clicks": _event_clicks,
+    "noise-burst": _event_noise_burst,
+    "speech": _event_speech,
+}
+
+
+def make_event(kind: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A short synthetic sound event (about 0.05-2.5 s) of one of :data:`EVENT_KINDS`.
+
+    Args:
+        kind: ``tone``, ``beeps``, ``two-tone`` (an alarm), ``chirp`` (a sweep), ``whistle`` (a glide with
+            vibrato), ``bell`` (inharmonic partials), ``clicks`` (knocks, ticks), ``noise-burst`` or
+            ``speech`` (espeak-ng words; formant-filtered noise without espeak-ng).
+        sample_rate: Hz.
+        rng: random source; the same generator state gives the same event.
+
+    Returns:
+        float32 mono samples at -20 dBFS RMS (peak <= 0.98), faded in and out.
+
+    Raises:
+        DataError: an unknown kind.
+    """
+    if kind not in _EVENTS:
+        raise DataError(f"event kind: got {kind!r}; expected one of {', '.join(EVENT_KINDS)}")
+    return _normalise(_fade(_EVENTS[kind](sample_rate, rng), sample_rate), EVENT_RMS_DBFS)
+
+
+def add_event(mixture: np.ndarray, event: np.ndarray, start: int, snr_db: float) -> float:
+    """Add ``event`` into ``mixture`` (in place) from sample ``start`` at ``snr_db`` over the bed there.
+
+    The event's power is measured over its active part (as :func:`trainer.data.augment.mix_at_snr`),
+    the bed's over the samples the event covers. Returns the gain applied to the event.
+    """
+    from trainer.data.augment import active_power
+
+    end = min(len(mixture), start + len(event))
+    if end <= start:
+        return 0.0
+    event = np.asarray(event[: end - start], dtype=np.float64)
+    bed_power = float(np.mean(np.asarray(mixture[start:end], dtype=np.float64) ** 2))
+    event_power = active_power(event)
+    if event_power <= 0:
+        return 0.0
+    gain = np.sqrt(max(bed_power, 1e-10) * 10 ** (snr_db / 10) / event_power)
+    mixture[start:end] += (gain * event).astype(mixture.dtype)
+    return float(gain)
+
+
+def events_in_beds(
+    events: Sequence[np.ndarray],
+    sample_rate: int,
+    rng: np.random.Generator,
+    kinds: Sequence[str] = ("rain", "wind", "traffic", "crowd", "machinery", "music", "pink", "brown"),
+    snr_db: tuple[float, float] = (0.0, 20.0),
+    context_seconds: float = 1.0,
+    bed_seconds: float = 60.0,
+    gain_db: tuple[float, float] = (-12.0, 0.0),
+) -> list[np.ndarray]:
+    """Each event in its own stretch of a synthetic bed, with ``context_seconds`` of bed around it.
+
+    One bed of ``bed_seconds`` per kind is made, and each event gets a random stretch of a random one,
+    a random level (``gain_db`` re -26 dBFS) and a random SNR in ``snr_db`` (:func:`add_event`). A
+    segment that would clip is scaled down as a whole (the SNR stays).
+
+    Returns:
+        One float32 segment per event, ``len(event) + 2 * context`` samples long.
+    """
+    beds = [make_background(kind, bed_seconds, sample_rate, rng) for kind in kinds]
+    context = int(context_seconds * sample_rate)
+    out = []
+    for event in events:
+        n = len(event) + 2 * context
+        bed = beds[int(rng.integers(len(beds)))]
+        start = int(rng.integers(len(bed)))
+        segment = bed[(start + np.arange(n)) % len(bed)] * np.float32(10 ** (rng.uniform(*gain_db) / 20))
+        add_event(segment, event, context, float(rng.uniform(*snr_db)))
+        peak = float(np.max(np.abs(segment)))
+        if peak > PEAK_LIMIT:
+            segment *= np.float32(PEAK_LIMIT / peak)
+        out.append(segment.astype(np.float32))
+    return out

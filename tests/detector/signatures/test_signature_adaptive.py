@@ -143,3 +143,21 @@ def test_deterministic_and_resettable():
 def test_bad_parameters(kwargs):
     with pytest.raises(ValueError):
         AmbientNormaliser(**kwargs)
+
+
+def test_the_effective_threshold_never_passes_the_top_of_the_score_range():
+    # a bounded tail (shape -0.5) fitted to a few high ambient scores extrapolates past 1.0 far out
+    norm = AmbientNormaliser(3000, warmup=600)
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        u = rng.random()
+        norm.update(
+            rng.uniform(0, 0.01)
+            if u < 0.89
+            else rng.uniform(0.1, 0.9)
+            if u < 0.99
+            else rng.uniform(0.93, 0.97)
+        )
+    assert norm.warm
+    assert norm.score_at(0.05) < 0.9  # the body: an ordinary quantile
+    assert 0.97 <= norm.score_at(1e-3) <= 1.0  # far in the tail: capped at the top score, never above
