@@ -132,13 +132,28 @@ def test_remote_enrollment_installs_rejects_and_deletes(tmp_path, mqtt_broker, m
     try:
         sub.wait_for(lambda m: any(x.payload == b"online" for x in m), timeout=30)
         pub = mqtt_collector(mqtt_broker.url, "unused/topic")
-        results: list[dict] = []
+
+        def answers(messages: list) -> list[dict]:
+            return [json.loads(x.payload) for x in messages if x.topic.endswith("/result")]
+
+        # the daemon subscribes to commands just after saying `online`: probe until it answers
+        for _ in range(15):
+            pub.client.publish(f"{prefix}/probe/delete", b"", qos=1).wait_for_publish(5)
+            try:
+                sub.wait_for(lambda m: len(answers(m)) > 0, timeout=2)
+                break
+            except AssertionError:
+                continue
+        time.sleep(1.0)  # answers to earlier probes still on their way
+        seen = len(answers(sub.messages))
+        assert seen and all(a["target"] == "probe" and a["ok"] is False for a in answers(sub.messages))
 
         def send(topic: str, body: bytes) -> dict:
+            nonlocal seen
             pub.client.publish(f"{prefix}/{topic}", body, qos=1).wait_for_publish(5)
-            sub.wait_for(lambda m: sum(x.topic.endswith("/result") for x in m) > len(results), timeout=20)
-            results.append(json.loads([x for x in sub.messages if x.topic.endswith("/result")][-1].payload))
-            return results[-1]
+            sub.wait_for(lambda m: len(answers(m)) > seen, timeout=20)
+            seen += 1
+            return answers(sub.messages)[seen - 1]
 
         ok = send("door/set", payload)
         assert ok["ok"] is True and ok["target"] == "door" and ok["action"] == "set", ok
