@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,20 +12,6 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "realtime.py"
 RATE = 16000
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sigdetect_bench_realtime", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve the module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return _load()
 
 
 def test_percentiles_interpolate_between_ranks_like_numpy(bench: ModuleType) -> None:
